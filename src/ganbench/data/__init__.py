@@ -1,0 +1,3 @@
+from ganbench.data.base import GANDataModule
+
+__all__ = ["GANDataModule"]
