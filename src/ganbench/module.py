@@ -287,6 +287,9 @@ class GANModule(L.LightningModule):
     # Checkpoints.
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["ganbench_counters"] = {"d_updates": self.d_updates, "g_updates": self.g_updates}
+        # The resolved run config and data shape let samplers rebuild the networks without Hydra.
+        checkpoint["ganbench_config"] = getattr(self, "run_config", None)
+        checkpoint["ganbench_data"] = getattr(self, "data_info", None)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         counters = checkpoint.get("ganbench_counters", {})
