@@ -113,8 +113,15 @@ def build_callbacks(cfg: DictConfig, run_dir: Path) -> list[L.Callback]:
     metrics_cfg = cfg.get("metrics")
     if metrics_cfg is not None and metrics_cfg.get("_target_"):
         callbacks.append(_instantiate(metrics_cfg, "metrics"))
+    # One file, checkpoints/last.ckpt, rewritten after every epoch (no metric is monitored).
     callbacks.append(
-        ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="epoch_{epoch:03d}", save_last=True, save_top_k=0)
+        ModelCheckpoint(
+            dirpath=run_dir / "checkpoints",
+            filename="last",
+            save_top_k=1,
+            save_on_train_epoch_end=True,
+            enable_version_counter=False,
+        )
     )
     callbacks.append(EpochLine())
     return callbacks
