@@ -8,6 +8,7 @@ import math
 from torch import Tensor, nn
 
 from ganbench.nets.layers import MappingNetwork, check_norm, feature_norm, weight_norm
+from ganbench.nets.minibatch import MinibatchDiscrimination
 
 
 def _num_doublings(image_size: int) -> int:
@@ -96,9 +97,21 @@ class DCGANDiscriminator(nn.Module):
         image_size: input height and width; set from the dataset.
         width: channels of the first layer (DCGAN's ndf).
         norm: ``batch`` (DCGAN), ``spectral``, ``layer`` or ``none``.
+        minibatch_kernels: kernels of a minibatch-discrimination layer on the
+            flattened 4x4 features; 0 = no such layer. Its features reach the
+            logit through a linear layer added to the convolutional head.
+        minibatch_kernel_dim: size of each kernel's projection.
     """
 
-    def __init__(self, channels: int = 1, image_size: int = 32, width: int = 64, norm: str = "batch") -> None:
+    def __init__(
+        self,
+        channels: int = 1,
+        image_size: int = 32,
+        width: int = 64,
+        norm: str = "batch",
+        minibatch_kernels: int = 0,
+        minibatch_kernel_dim: int = 3,
+    ) -> None:
         super().__init__()
         check_norm(norm, "model.discriminator.norm")
         self.channels = channels
@@ -121,9 +134,18 @@ class DCGANDiscriminator(nn.Module):
         self.features = nn.Sequential(*layers)
         self.feature_dim = hidden * 16
         self.head = weight_norm(nn.Conv2d(hidden, 1, 4, 1, 0), norm)
+        self.minibatch = None
+        if minibatch_kernels:
+            self.minibatch = MinibatchDiscrimination(self.feature_dim, minibatch_kernels, minibatch_kernel_dim)
+            self.minibatch_head = weight_norm(nn.Linear(minibatch_kernels, 1), norm)
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
-        return self.head(self.features(x)).reshape(x.shape[0])
+        features = self.features(x)
+        logits = self.head(features).reshape(x.shape[0])
+        if self.minibatch is not None:
+            # A linear head over [features, o] equals the conv head plus a linear map of o.
+            logits = logits + self.minibatch_head(self.minibatch.similarity(features.flatten(1))).reshape(x.shape[0])
+        return logits
 
 
 def init_dcgan_weights(module: nn.Module) -> None:
