@@ -44,10 +44,10 @@ class MinibatchDiscrimination(nn.Module):
 
     def similarity(self, features: Tensor) -> Tensor:
         """Return the appended features ``o (N, kernels)``."""
-        m = (features @ self.projection).reshape(-1, self.kernels, self.kernel_dim)
-        # (N, 1, B, C) - (1, N, B, C) -> L1 over C -> (N, N, B)
-        l1 = (m.unsqueeze(1) - m.unsqueeze(0)).abs().sum(dim=3)
-        return torch.exp(-l1).sum(dim=1) - 1.0
+        m = (features @ self.projection).reshape(-1, self.kernels, self.kernel_dim).transpose(0, 1)
+        # (B, N, C) -> L1 distances between the samples, per kernel: (B, N, N).
+        l1 = torch.cdist(m, m, p=1)
+        return (torch.exp(-l1).sum(dim=2) - 1.0).transpose(0, 1)
 
     def forward(self, features: Tensor) -> Tensor:
         if features.ndim != 2 or features.shape[1] != self.in_features:
