@@ -1,6 +1,7 @@
 """MLP networks, minibatch discrimination, the unrolled-GAN generator update and PacGAN packing."""
 
 import copy
+import re
 from functools import partial
 
 import lightning as L
@@ -121,7 +122,7 @@ def test_mlp_small_preset_has_one_hidden_layer(compose_cfg):
     ],
 )
 def test_mlp_discriminator_rejects_bad_settings(kwargs, message):
-    with pytest.raises(ConfigError, match=message.replace(".", r"\.").replace("(", r"\(")):
+    with pytest.raises(ConfigError, match=re.escape(message)):
         MLPDiscriminator(dim=2, **kwargs)
 
 
