@@ -124,7 +124,7 @@ def load_or_train(
             model.load_state_dict(saved["state_dict"])
             log.info("domain classifier loaded from %s (held-out accuracy %.4f)", path, saved["accuracy"])
             return model.eval(), float(saved["accuracy"]), path
-        except (RuntimeError, KeyError, OSError, EOFError) as error:
+        except Exception as error:  # noqa: BLE001 - torch.load raises many types for a corrupt file
             log.warning("cached domain classifier %s is unreadable (%s); training a new one", path, error)
     log.info("training the domain classifier on %d labelled images (once; cached at %s)", len(images), path)
     model, accuracy = train_classifier(images, labels, **classifier_settings)
