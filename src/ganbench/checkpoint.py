@@ -63,3 +63,62 @@ def check_matches(module: torch.nn.Module, checkpoint: dict[str, Any]) -> None:
             f"checkpoint {checkpoint.get('__path__')} does not fit the configured model ({'; '.join(details)}); "
             "resume with the config it was trained with (its run folder's .hydra/config.yaml)"
         )
+
+
+def _generator_kwargs(data_info: dict[str, Any], config: dict[str, Any]) -> dict[str, int]:
+    """Return the keyword arguments the runner derives from the data, as :func:`ganbench.build.build_networks` does."""
+    from types import SimpleNamespace
+
+    from ganbench.build import data_kwargs
+
+    shape = list(data_info["sample_shape"])
+    described = SimpleNamespace(kind=data_info.get("kind", "image"), sample_shape=shape, channels=shape[0], image_size=shape[-1])
+    g_kwargs, _ = data_kwargs(described, int(config.get("pack", 1)))
+    if config["model"].get("conditional", False):
+        g_kwargs["num_classes"] = int(data_info["num_classes"])
+    return g_kwargs
+
+
+def load_generator(path: str | Path, use_ema: bool = True) -> torch.nn.Module:
+    """Rebuild the generator of a checkpoint (a .ckpt file or a run folder) in eval mode, on the CPU.
+
+    The network is built from the run config stored in the checkpoint with
+    the same data-derived arguments as in training, then given the EMA
+    weights (``ema.module.*``) when ``use_ema`` is true and the run kept an
+    EMA copy, else the trained weights (``generator.*``). Which one was loaded
+    is stored in the returned module's ``weights`` attribute (``ema`` or ``raw``).
+    Raises ConfigError when the checkpoint is missing, unreadable, written
+    before run configs were stored, or its weights do not fit the rebuilt network.
+    """
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    checkpoint = read_checkpoint(path)
+    file = checkpoint["__path__"]
+    config, data_info = checkpoint.get("ganbench_config"), checkpoint.get("ganbench_data")
+    if not config or not data_info:
+        raise ConfigError(
+            f"checkpoint {file} has no ganbench_config/ganbench_data, so its generator cannot be rebuilt; "
+            "it was written by another program or an older ganbench. Retrain, or load the weights into a network you build yourself"
+        )
+    try:
+        generator = instantiate(OmegaConf.create(config["model"]["generator"]), **_generator_kwargs(data_info, config))
+    except (InstantiationException, KeyError) as error:
+        raise ConfigError(f"the generator config stored in {file} cannot be built: {error}") from error
+
+    state = checkpoint["state_dict"]
+    ema_weights = {k.removeprefix("ema.module."): v for k, v in state.items() if k.startswith("ema.module.")}
+    raw_weights = {k.removeprefix("generator."): v for k, v in state.items() if k.startswith("generator.")}
+    weights, source = (ema_weights, "ema") if use_ema and ema_weights else (raw_weights, "raw")
+    if not weights:
+        raise ConfigError(f"checkpoint {file} holds no generator weights (no generator.* or ema.module.* keys)")
+    try:
+        generator.load_state_dict(weights, strict=True)
+    except RuntimeError as error:
+        first = str(error).splitlines()[1:2] or [str(error)]
+        raise ConfigError(
+            f"the {source} generator weights in {file} do not fit the network built from its config: {first[0].strip()}"
+        ) from error
+    generator.weights = source
+    return generator.eval().requires_grad_(False)
