@@ -167,6 +167,9 @@ def write_plot(path: Path, columns: Sequence[str], metric: str, rows: Sequence[R
     left.grid(axis="x", alpha=0.3)
 
     right.barh(positions, [row.failure_rate for row in rows], color="C3")
+    for position, row in zip(positions, rows):
+        failed = len(row.runs) - row.counts["ok"]
+        right.text(2, position, f"{row.failure_rate:.0f}% ({failed}/{len(row.runs)})", va="center", fontsize=9)
     right.set_xlim(0, 100)
     right.set_xlabel("failed runs (%)")
     right.grid(axis="x", alpha=0.3)

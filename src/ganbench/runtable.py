@@ -363,10 +363,12 @@ def format_label(value: Any) -> str:
 
 
 def row_name(columns: Sequence[str], row: Row) -> str:
-    """Return a short name of the row for plots: the values of its columns joined by commas."""
+    """Return a short name of the row for plots: the value of its one column, else ``key=value`` pairs."""
     if not columns:
         return "all runs"
-    return ", ".join(format_label(row.labels.get(column)) for column in columns)
+    if len(columns) == 1:
+        return format_label(row.labels.get(columns[0]))
+    return ", ".join(f"{column}={format_label(row.labels.get(column))}" for column in columns)
 
 
 def metric_header(metric: str) -> str:
