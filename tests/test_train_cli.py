@@ -55,6 +55,8 @@ def test_relative_root_resolves_against_launch_dir(run_cli, tmp_path):
 
 @pytest.mark.slow
 def test_multirun_gives_separate_wandb_runs(run_cli, tmp_path):
+    from tests.wandb_offline import history
+
     sweep_dir = tmp_path / "sweep"
     result = run_cli(
         "ganbench-train",
@@ -66,9 +68,35 @@ def test_multirun_gives_separate_wandb_runs(run_cli, tmp_path):
     for job in ("0", "1"):
         run_dir = sweep_dir / job
         assert json.loads((run_dir / "summary.json").read_text())["status"] == "ok"
-        offline = list((run_dir / "wandb").glob("offline-run-*"))
+        offline = list((run_dir / "wandb").glob("offline-run-*/run-*.wandb"))
         assert len(offline) == 1, offline
-        steps = [row["step"] for row in read_rows(run_dir) if "train/d_loss" in row or "samples" in row]
-        assert min(steps) == 0
+        rows = history(offline[0])
+        assert rows[0]["_step"] == 0
+        assert any("samples/filenames" in row for row in rows)
     lrs = {json.loads((sweep_dir / job / "summary.json").read_text())["overrides"][0] for job in ("0", "1")}
     assert lrs == {"optimizer.g.lr=1e-4", "optimizer.g.lr=2e-4"}
+
+
+def test_wandb_offline_run_holds_metrics_and_images(run_cli, tmp_path):
+    from tests.wandb_offline import history
+
+    run_dir = tmp_path / "run"
+    overrides = [o for o in TINY if not o.startswith(("logger", "metrics"))] + [
+        "logger=wandb", "metrics=domain", "metrics.num_samples=300", "metrics.kid_subset_size=100",
+        "metrics.classifier.epochs=1", "++trainer.max_epochs=2", "++trainer.limit_train_batches=3",
+        f"hydra.run.dir={run_dir}",
+    ]
+    result = run_cli("ganbench-train", overrides, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run_file,) = (run_dir / "wandb").glob("offline-run-*/run-*.wandb")
+    rows = history(run_file)
+    assert rows[0]["_step"] == 0
+    summary = json.loads((run_dir / "summary.json").read_text())
+    for key in ("val/fid", "val/is", "val/kid"):
+        values = [row[key] for row in rows if key in row]
+        assert len(values) == 2, key  # one per epoch
+        assert values[-1] == pytest.approx(summary["final"][key], rel=1e-6)
+    images = [row for row in rows if "samples/filenames" in row]
+    assert [row["samples/captions"] for row in images] == [["epoch 1"], ["epoch 2"]]
+    for row in images:
+        assert (run_file.parent / "files" / row["samples/filenames"][0]).is_file()
