@@ -74,7 +74,7 @@ def test_multirun_gives_separate_wandb_runs(run_cli, tmp_path):
         assert rows[0]["_step"] == 0
         assert any("samples/filenames" in row for row in rows)
     lrs = {json.loads((sweep_dir / job / "summary.json").read_text())["overrides"][0] for job in ("0", "1")}
-    assert lrs == {"optimizer.g.lr=1e-4", "optimizer.g.lr=2e-4"}
+    assert lrs == {"optimizer.g.lr=0.0001", "optimizer.g.lr=0.0002"}
 
 
 def test_wandb_offline_run_holds_metrics_and_images(run_cli, tmp_path):
