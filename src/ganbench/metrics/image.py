@@ -138,6 +138,11 @@ class ImageMetrics(L.Callback):
         """Build the extractor and the real statistics (once per run)."""
         if self._ready:
             return
+        if self.extractor_name == "domain" and datamodule.labels is None:
+            raise ConfigError(
+                f"metrics=domain trains a classifier on labelled images, but dataset {datamodule.name} has no labels "
+                "(a flat image folder?); use one subfolder per class, metrics=inception or metrics=none"
+            )
         images, labels = datamodule.real_samples(self.num_real, seed=0)
         if len(images) < max(2, self.kid_subset_size):
             raise ConfigError(
