@@ -22,8 +22,8 @@ def lower_is_better(name: str) -> bool:
 class JsonlLogger(Logger):
     """Append one JSON object per ``log_metrics`` call to ``<run_dir>/metrics.jsonl``.
 
-    Each row holds ``step`` (Lightning's global step) and the metric names as
-    logged to W&B. ``final`` keeps the last value of every metric and ``best``
+    Each row contains ``step`` (the real batches trained so far, the step
+    Lightning gives loggers) and the metric names as logged to W&B. ``final`` keeps the last value of every metric and ``best``
     the best value of every ``val/`` metric; the run summary is built from them.
     """
 

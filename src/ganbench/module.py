@@ -137,7 +137,7 @@ class GANModule(L.LightningModule):
 
         Eval mode makes BatchNorm use its running statistics, so a sample does
         not depend on the rest of its batch and sampling never updates the
-        statistics; the training flag is restored afterwards.
+        statistics. The training flag is restored afterwards.
         """
         network = self.sample_generator()
         was_training = network.training

@@ -1,7 +1,7 @@
 """Gradient penalties as pure functions.
 
 Each penalty takes ``critic``, a callable from discriminator input ``(N, ...)``
-to logits ``(N,)``, and returns the unweighted penalty as a scalar; the module
+to logits ``(N,)``, and returns the unweighted penalty as a scalar. The module
 multiplies it by ``penalty.weight``. Gradients are taken with
 ``create_graph=True`` so the penalty itself can be differentiated, per sample
 over all non-batch dimensions, and in float32 with autocast disabled so mixed

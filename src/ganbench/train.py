@@ -48,8 +48,8 @@ def train(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
     """Train one GAN from ``cfg`` and return its summary (also written to ``<run_dir>/summary.json``).
 
     A config error, divergence, collapse or any other exception is recorded
-    as the run's ``status`` with its reason; the caller decides whether to
-    raise (see :func:`main`).
+    as the run's ``status`` with its reason. The caller decides whether to
+    raise it (see :func:`main`).
     """
     run_dir = Path(run_dir) if run_dir is not None else Path(HydraConfig.get().runtime.output_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
