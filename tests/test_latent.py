@@ -1,4 +1,4 @@
-"""Latent tools: lerp/slerp, truncation, attribute directions on a generator with a known answer, the CLI."""
+"""Latent tools: lerp/slerp, truncation, attribute directions on a generator with a known true direction, the CLI."""
 
 from __future__ import annotations
 
@@ -118,7 +118,7 @@ def test_truncate_psi_out_of_range(psi):
         truncate(torch.zeros(1, 2), torch.zeros(2), psi)
 
 
-# Attribute directions on a generator with a known answer.
+# Attribute directions on a generator whose true direction is known.
 class KnownGenerator(nn.Module):
     """Images ``(N, 1, 4, 4)`` whose pixels are ``tanh(w . u + offset_p)``, so ink grows with ``w . u``.
 

@@ -82,11 +82,11 @@ def _generator_kwargs(data_info: dict[str, Any], config: dict[str, Any]) -> dict
 def load_generator(path: str | Path, use_ema: bool = True) -> torch.nn.Module:
     """Rebuild the generator of a checkpoint (a .ckpt file or a run folder) in eval mode, on the CPU.
 
-    The network is built from the run config stored in the checkpoint with
-    the same data-derived arguments as in training, then given the EMA
-    weights (``ema.module.*``) when ``use_ema`` is true and the run kept an
-    EMA copy, else the trained weights (``generator.*``). Which one was loaded
-    is stored in the returned module's ``weights`` attribute (``ema`` or ``raw``).
+    The network is built from the run config stored in the checkpoint, with
+    the same data-derived arguments as in training. It gets the EMA weights
+    (``ema.module.*``) when ``use_ema`` is true and the run kept an EMA copy,
+    else the trained weights (``generator.*``). The returned module's
+    ``weights`` attribute records which: ``ema`` or ``raw``.
     Raises ConfigError when the checkpoint is missing, unreadable, written
     before run configs were stored, or its weights do not fit the rebuilt network.
     """
@@ -112,7 +112,7 @@ def load_generator(path: str | Path, use_ema: bool = True) -> torch.nn.Module:
     raw_weights = {k.removeprefix("generator."): v for k, v in state.items() if k.startswith("generator.")}
     weights, source = (ema_weights, "ema") if use_ema and ema_weights else (raw_weights, "raw")
     if not weights:
-        raise ConfigError(f"checkpoint {file} holds no generator weights (no generator.* or ema.module.* keys)")
+        raise ConfigError(f"checkpoint {file} contains no generator weights (no generator.* or ema.module.* keys)")
     try:
         generator.load_state_dict(weights, strict=True)
     except RuntimeError as error:

@@ -419,7 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("checkpoint", help="a .ckpt file or a run folder with checkpoints/last.ckpt")
     common.add_argument("--space", choices=SPACES, default="z", help="latent space: z, or w after the mapping network (default z)")
     common.add_argument("--seed", type=int, default=0, help="seed of the latent codes (default 0)")
-    common.add_argument("--class", dest="class_index", type=int, default=None, help="class for conditional models (default: 0..K-1 in turn)")
+    common.add_argument("--class", dest="class_index", type=int, default=None, metavar="K", help="class for conditional models (default: 0..K-1 in turn)")
     common.add_argument("--weights", choices=("ema", "raw"), default="ema", help="EMA generator when the run kept one (default), or raw")
     common.add_argument("--rows", type=positive_int, default=4, help="rows of the strip: one pair of codes or one code per row (default 4)")
     common.add_argument("--scale", type=positive_int, default=1, help="enlarge the written images this many times (default 1)")

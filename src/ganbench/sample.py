@@ -65,9 +65,9 @@ def generate(
 ) -> Tensor:
     """Return ``num`` images ``(num, C, H, W)`` in [-1, 1] on the CPU from seeded z.
 
-    z is drawn at once on the CPU from ``seed``, so the images do not depend
-    on ``batch_size`` or ``device``; the generator must be in eval mode
-    (BatchNorm with running statistics) for that to hold.
+    z is drawn at once on the CPU from ``seed``, so the codes do not depend on
+    ``batch_size`` or ``device``. The images depend on ``batch_size`` only if
+    the generator is in train mode, because BatchNorm then uses batch statistics.
     """
     if num <= 0:
         raise ConfigError(f"num={num} is invalid: give the number of images to write, >= 1")
@@ -167,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--num", type=int, default=64, help="number of images to write (default 64)")
     parser.add_argument("--out", default=None, help="output folder (default <run folder>/generated/seed<seed>[_class<k>])")
     parser.add_argument("--seed", type=int, default=0, help="seed of the latent codes (default 0)")
-    parser.add_argument("--class", dest="class_index", type=int, default=None,
+    parser.add_argument("--class", dest="class_index", type=int, default=None, metavar="K",
                         help="class of every image for conditional models (default: classes 0..K-1 in turn)")
     parser.add_argument("--batch-size", type=positive_int, default=256, help="images per generator call (default 256)")
     parser.add_argument("--psi", type=float, default=1.0,
