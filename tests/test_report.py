@@ -292,3 +292,16 @@ def test_wandb_offline_report_run(ablation_sweep, tmp_path, monkeypatch):
     assert logged["report/table/_type"] == "table-file"
     assert logged["report/table/nrows"] == 2
     assert logged["report/plot/_type"] == "image-file"
+
+
+def test_group_by_and_ignore_options(ablation_sweep, tmp_path):
+    out = tmp_path / "out"
+    assert report.main(["--group-by", "sweep", str(ablation_sweep), "--out", str(out), "--no-wandb"]) == 0
+    rows = read_csv(out / "report.csv")
+    assert [row["sweep"] for row in rows] == ["ablation"]
+    assert rows[0]["runs"] == "6"
+
+    # Ignoring the generator norm alone still leaves the experiment override to split the rows.
+    assert report.main([str(ablation_sweep), "--out", str(out), "--no-wandb", "--ignore", "model.generator"]) == 0
+    assert [row["experiment"] for row in read_csv(out / "report.csv")] == ["ablation/a", "ablation/b"]
+    assert "`model.generator.norm`" not in (out / "report.md").read_text()

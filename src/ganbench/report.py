@@ -227,13 +227,27 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "default: FID, KID, IS and the mode metrics present, else every val/ metric",
     )
     parser.add_argument("--values", choices=("final", "best"), default="final", help="use each run's final (default) or best metric values")
-    parser.add_argument("--group-by", nargs="+", default=None, metavar="KEY", help="group by these config or override keys instead of every key that varies")
-    parser.add_argument("--ignore", nargs="+", default=[], metavar="KEY", help="also ignore these config keys (and the keys under them) when grouping")
+    parser.add_argument(
+        "--group-by", default=None, metavar="KEYS",
+        help="comma-separated config or override keys to group by, e.g. experiment,trainer.max_epochs; "
+        "default: every key whose value differs between the runs",
+    )
+    parser.add_argument(
+        "--ignore", default=None, metavar="KEYS",
+        help="comma-separated config keys to leave out of the grouping, with the keys under them, e.g. logger,metrics",
+    )
     parser.add_argument("--title", default="ganbench report", help="heading of report.md")
     parser.add_argument("--wandb-mode", choices=("offline", "online", "disabled"), default="offline", help="W&B mode of the report run (default: offline)")
     parser.add_argument("--wandb-project", default="ganbench", help="W&B project of the report run")
     parser.add_argument("--no-wandb", action="store_true", help="do not log to W&B")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.group_by = split_keys(args.group_by)
+    args.ignore = split_keys(args.ignore)
+    return args
+
+
+def split_keys(option: str | None) -> list[str]:
+    return [key.strip() for key in (option or "").split(",") if key.strip()]
 
 
 def resolve_metrics(option: str | None, runs: Sequence[Run], values: str) -> list[str]:
@@ -275,7 +289,7 @@ def build_report(args: argparse.Namespace) -> Path:
             runs.append(result)
 
     metrics = resolve_metrics(args.metrics, runs, args.values)
-    columns, rows = group_runs(runs, ignore=args.ignore, group_by=args.group_by or ())
+    columns, rows = group_runs(runs, ignore=args.ignore, group_by=args.group_by)
     hidden_keys = [] if args.group_by else [key for _, key in identity_columns(runs, args.ignore) if key not in columns]
     compute_stats(rows, metrics, args.values)
     log.info("%d readable runs in %d rows grouped by %s", len(runs), len(rows), ", ".join(columns) or "nothing (one row)")
