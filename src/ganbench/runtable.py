@@ -1,9 +1,9 @@
 """Read run folders and group their runs into rows with statistics over seeds (used by ``ganbench-report``).
 
 Each run folder contains the ``summary.json`` that ``ganbench-train`` writes
-(status, final and best metrics, seconds) and the saved config
-(``.hydra/config.yaml``, else ``config_resolved.yaml``; overrides from
-``.hydra/overrides.yaml``, else from the summary). Runs are grouped by the
+(status, final and best metrics, seconds) and the saved config. The config is
+read from ``.hydra/config.yaml``, else ``config_resolved.yaml``, and the
+overrides from ``.hydra/overrides.yaml``, else from the summary. Runs are grouped by the
 config keys whose values differ between the runs, except the seed and per-run
 keys such as paths and output folders, so one row holds the seeds of one
 setting. Each metric is summarised by the mean and the sample standard
@@ -282,8 +282,8 @@ def label_columns(runs: Sequence[Run], identity: Sequence[tuple[str, str]], igno
 def group_runs(runs: Sequence[Run], ignore: Sequence[str] = (), group_by: Sequence[str] = ()) -> tuple[list[str], list[Row]]:
     """Group ``runs`` into rows; return the column names and the rows in order of first appearance.
 
-    ``group_by`` replaces the automatic choice with these keys (looked up in
-    the overrides first, then in the config); runs that agree on them share a
+    ``group_by`` replaces the automatic choice with these keys, looked up in
+    the overrides first, then in the config. Runs that agree on them share a
     row even when other keys differ.
     """
     if group_by:
