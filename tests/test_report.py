@@ -305,3 +305,17 @@ def test_group_by_and_ignore_options(ablation_sweep, tmp_path):
     assert report.main([str(ablation_sweep), "--out", str(out), "--no-wandb", "--ignore", "model.generator"]) == 0
     assert [row["experiment"] for row in read_csv(out / "report.csv")] == ["ablation/a", "ablation/b"]
     assert "`model.generator.norm`" not in (out / "report.md").read_text()
+
+
+def test_typed_config_key_beats_partial_override(tmp_path):
+    # A sweep's runs carry sweep=ablation; a follow-up run of one row only changes penalty.weight.
+    for number, weight in enumerate([1.0, 1.0, 10.0, 10.0]):
+        overrides = [f"seed={number % 2}"]
+        overrides += ["sweep=ablation"] if weight == 1.0 else ["penalty.weight=10"]
+        config = base_config(seed=number % 2)
+        config["penalty"] = {"name": "r1r2", "weight": weight}
+        write_run(tmp_path / str(number), final={"val/fid": weight}, config=config, overrides=overrides)
+    runs = [read_run(folder) for folder in find_run_folders([tmp_path])]
+    columns, rows = group_runs(runs)
+    assert columns == ["penalty.weight"]
+    assert [row.labels["penalty.weight"] for row in rows] == [1.0, 10.0]

@@ -251,21 +251,29 @@ def identity_columns(runs: Sequence[Run], ignore: Sequence[str] = ()) -> list[tu
 def label_columns(runs: Sequence[Run], identity: Sequence[tuple[str, str]], ignore: Sequence[str] = ()) -> list[tuple[str, str]]:
     """Return few ``(source, key)`` columns that tell the rows apart, preferring the overrides a user typed.
 
-    Candidates in order: overrides that set no config key (``experiment``),
-    group choices given in every run (``optimizer=ttur``), then config keys.
-    A candidate is taken when it splits rows that the columns taken so far
-    leave together, until the columns separate every row, so
+    Candidates in order: overrides given in every run that set no config key
+    (``experiment``), group choices given in every run (``optimizer=ttur``),
+    config keys that some run overrides (``penalty.weight``), overrides given
+    in only some runs (``sweep=ablation``), then the other config keys. A
+    candidate is taken when it splits rows that the columns taken so far leave
+    together, until the columns separate every row, so
     ``loss.d_loss._target_`` does not repeat ``loss=hinge``.
     """
     target = len({_values(run, identity) for run in runs})
     varying_overrides = varying_keys([run.overrides for run in runs], ignore)
-    candidates = [("overrides", key) for key in varying_overrides if not any(_has_config_key(run, key) for run in runs)]
-    candidates += [
-        ("overrides", key)
+    pure = [key for key in varying_overrides if not any(_has_config_key(run, key) for run in runs)]
+    everywhere = [key for key in pure if all(key in run.overrides for run in runs)]
+    group_choices = [
+        key
         for key in varying_overrides
         if all(key in run.overrides for run in runs) and all(key not in run.config and _has_config_key(run, key) for run in runs)
     ]
-    candidates += [column for column in identity if column[0] == "config"]
+    config_keys = [key for source, key in identity if source == "config"]
+    typed = [key for key in config_keys if any(key in run.overrides for run in runs)]
+    candidates = [("overrides", key) for key in everywhere + group_choices]
+    candidates += [("config", key) for key in typed]
+    candidates += [("overrides", key) for key in pure if key not in everywhere]
+    candidates += [("config", key) for key in config_keys if key not in typed]
 
     columns: list[tuple[str, str]] = []
     groups = 1
