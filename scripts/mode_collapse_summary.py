@@ -7,8 +7,8 @@ The script reads each run folder's summary.json and takes the method and the
 dataset from the run's overrides (experiment=mode_collapse/<method>,
 dataset=<name>). The table gives, per dataset and method, the final metrics
 as mean ± sample std over the runs with status ok, with high quality in
-percent and the run time in seconds (ganbench-report gives the same means
-with the share as a fraction and minutes per run). With --out, it also puts
+percent and the run time in seconds. ganbench-report gives the same means,
+but the share as a fraction and the time as mean minutes. With --out, it also puts
 each method's last samples/epoch_NNN.png for one seed in one row, one PNG per
 dataset, in the order vanilla, unrolled, minibatch, wgan_gp, pacgan2.
 """
