@@ -264,3 +264,18 @@ def test_cli_errors(run_dir, tmp_path, capsys):
     assert "missing or unreadable" in capsys.readouterr().err
     assert latent.main(["slerp", str(tmp_path / "missing")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_class_attribute_uses_domain_classifier(run_dir):
+    from ganbench.checkpoint import read_checkpoint
+    from ganbench.sample import classify, domain_classifier
+
+    config = read_checkpoint(run_dir)["ganbench_config"]
+    attribute, description = latent._attribute_fn("class:3", 10, config, "auto")
+    assert description == "domain classifier predicts class 3"
+    images = torch.rand(6, 1, 8, 8) * 2 - 1
+    flags = attribute(images)
+    assert flags.dtype == torch.bool
+    assert flags.shape == (6,)
+    classifier, _ = domain_classifier(config, "cached")
+    assert torch.equal(flags, classify(classifier, images) == 3)

@@ -11,7 +11,7 @@ from PIL import Image
 from ganbench import sample
 from ganbench.checkpoint import load_generator
 from ganbench.errors import ConfigError
-from tests.inference_runs import CGAN_MLP, PROJECTION, train_tiny
+from tests.inference_runs import CGAN_MLP, DCGAN, PROJECTION, train_tiny
 
 
 @pytest.fixture(scope="module")
@@ -152,3 +152,13 @@ def test_console_script_key_value_syntax(runs, tmp_path, run_cli):
     assert result.returncode == 0, result.stderr
     assert "wrote 3 PNG files" in result.stdout
     assert sorted(path.name for path in tmp_path.glob("*.png"))[-1] == "grid.png"
+
+
+def test_unconditional_run(tmp_path, cache_dir, capsys):
+    run_dir = train_tiny(tmp_path / "dcgan", DCGAN)
+    out = tmp_path / "out"
+    assert sample.main([str(run_dir), "num=3", f"out={out}"]) == 0
+    assert sorted(path.name for path in out.glob("*.png")) == ["000000.png", "000001.png", "000002.png", "grid.png"]
+    assert "class accuracy" not in capsys.readouterr().out
+    assert sample.main([str(run_dir), "num=3", "class=1", f"out={tmp_path / 'rejected'}"]) == 2
+    assert "not conditional" in capsys.readouterr().err
