@@ -90,11 +90,15 @@ def load_generator(path: str | Path, use_ema: bool = True) -> torch.nn.Module:
     Raises ConfigError when the checkpoint is missing, unreadable, written
     before run configs were stored, or its weights do not fit the rebuilt network.
     """
+    return generator_from_checkpoint(read_checkpoint(path), use_ema)
+
+
+def generator_from_checkpoint(checkpoint: dict[str, Any], use_ema: bool = True) -> torch.nn.Module:
+    """Rebuild the generator as :func:`load_generator` does, from a dict returned by :func:`read_checkpoint`."""
     from hydra.errors import InstantiationException
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
-    checkpoint = read_checkpoint(path)
     file = checkpoint["__path__"]
     config, data_info = checkpoint.get("ganbench_config"), checkpoint.get("ganbench_data")
     if not config or not data_info:

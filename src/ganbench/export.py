@@ -31,7 +31,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from ganbench.checkpoint import load_generator, read_checkpoint
+from ganbench.checkpoint import generator_from_checkpoint, read_checkpoint
 from ganbench.cli import hydra_style_argv
 from ganbench.errors import ConfigError
 from ganbench.sample import run_folder
@@ -181,8 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(hydra_style_argv(parser, sys.argv[1:] if argv is None else argv))
     try:
-        generator = load_generator(args.checkpoint, use_ema=args.weights == "ema")
-        checkpoint_path = read_checkpoint(args.checkpoint)["__path__"]
+        checkpoint = read_checkpoint(args.checkpoint)
+        checkpoint_path = checkpoint["__path__"]
+        generator = generator_from_checkpoint(checkpoint, use_ema=args.weights == "ema")
         out_dir = Path(args.out) if args.out else run_folder(checkpoint_path) / "export"
         model_path = export_generator(generator, out_dir / "generator.onnx")
     except ConfigError as error:

@@ -450,7 +450,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     import sys
 
-    from ganbench.checkpoint import load_generator, read_checkpoint
+    from ganbench.checkpoint import generator_from_checkpoint, read_checkpoint
     from ganbench.cli import hydra_style_argv
     from ganbench.errors import ConfigError
 
@@ -461,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
             alternative = " or --direction FILE" if args.command == "edit" else ""
             raise ConfigError(f"{args.command} needs --attribute thickness or --attribute class:K{alternative}")
         checkpoint = read_checkpoint(args.checkpoint)
-        generator = load_generator(args.checkpoint, use_ema=args.weights == "ema")
+        generator = generator_from_checkpoint(checkpoint, use_ema=args.weights == "ema")
         if args.space == "w" and not has_mapping(generator):
             print("note: this generator has no mapping network, so W equals Z")
         config = checkpoint.get("ganbench_config") or {}

@@ -24,7 +24,7 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from ganbench.checkpoint import load_generator, read_checkpoint
+from ganbench.checkpoint import generator_from_checkpoint, read_checkpoint
 from ganbench.cli import hydra_style_argv, positive_int
 from ganbench.errors import ConfigError
 from ganbench.image_files import grid_image, save_png, to_pil
@@ -190,7 +190,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         raise ConfigError(f"num={args.num} is invalid: give the number of images to write, >= 1")
     check_or_raise_psi(args.psi)
     checkpoint = read_checkpoint(args.checkpoint)
-    generator = load_generator(args.checkpoint, use_ema=args.weights == "ema")
+    generator = generator_from_checkpoint(checkpoint, use_ema=args.weights == "ema")
     if len(checkpoint["ganbench_data"]["sample_shape"]) != 3:
         raise ConfigError("ganbench-sample writes images, but this checkpoint's generator produces 2-D points")
     num_classes = getattr(generator, "num_classes", 0)
