@@ -84,6 +84,25 @@ class DCGANGenerator(nn.Module):
         return self.synthesis(self.map(z, labels), labels)
 
 
+def downsampling_stack(channels: int, width: int, steps: int, norm: str) -> tuple[nn.Sequential, int]:
+    """Return DCGAN's discriminator body and its output width.
+
+    ``steps`` 4x4 stride-2 convolutions with LeakyReLU(0.2) map
+    ``(N, channels, 4 * 2^steps, ...)`` to ``(N, width * 2^(steps - 1), 4, 4)``.
+    The first layer has no feature normalisation, as in DCGAN.
+    """
+    layers: list[nn.Module] = [weight_norm(nn.Conv2d(channels, width, 4, 2, 1), norm), nn.LeakyReLU(0.2, inplace=True)]
+    hidden = width
+    for _ in range(steps - 1):
+        layers += [
+            weight_norm(nn.Conv2d(hidden, hidden * 2, 4, 2, 1, bias=norm != "batch"), norm),
+            feature_norm(norm, hidden * 2),
+            nn.LeakyReLU(0.2, inplace=True),
+        ]
+        hidden *= 2
+    return nn.Sequential(*layers), hidden
+
+
 class DCGANDiscriminator(nn.Module):
     """Map images ``(N, channels, image_size, image_size)`` to logits ``(N,)``.
 
@@ -119,19 +138,7 @@ class DCGANDiscriminator(nn.Module):
         self.num_classes = 0
         steps = _num_doublings(image_size)
 
-        layers: list[nn.Module] = [
-            weight_norm(nn.Conv2d(channels, width, 4, 2, 1), norm),
-            nn.LeakyReLU(0.2, inplace=True),
-        ]
-        hidden = width
-        for _ in range(steps - 1):
-            layers += [
-                weight_norm(nn.Conv2d(hidden, hidden * 2, 4, 2, 1, bias=norm != "batch"), norm),
-                feature_norm(norm, hidden * 2),
-                nn.LeakyReLU(0.2, inplace=True),
-            ]
-            hidden *= 2
-        self.features = nn.Sequential(*layers)
+        self.features, hidden = downsampling_stack(channels, width, steps, norm)
         self.feature_dim = hidden * 16
         self.head = weight_norm(nn.Conv2d(hidden, 1, 4, 1, 0), norm)
         self.minibatch = None

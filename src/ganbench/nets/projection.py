@@ -12,8 +12,8 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from ganbench.nets.conditional import _check_num_classes, check_labels
-from ganbench.nets.dcgan import _num_doublings
-from ganbench.nets.layers import check_norm, feature_norm, weight_norm
+from ganbench.nets.dcgan import _num_doublings, downsampling_stack
+from ganbench.nets.layers import check_norm, weight_norm
 
 
 class ProjectionDiscriminator(nn.Module):
@@ -44,16 +44,7 @@ class ProjectionDiscriminator(nn.Module):
         self.num_classes = num_classes
         steps = _num_doublings(image_size)
 
-        layers: list[nn.Module] = [weight_norm(nn.Conv2d(channels, width, 4, 2, 1), norm), nn.LeakyReLU(0.2, inplace=True)]
-        hidden = width
-        for _ in range(steps - 1):
-            layers += [
-                weight_norm(nn.Conv2d(hidden, hidden * 2, 4, 2, 1, bias=norm != "batch"), norm),
-                feature_norm(norm, hidden * 2),
-                nn.LeakyReLU(0.2, inplace=True),
-            ]
-            hidden *= 2
-        self.features = nn.Sequential(*layers)
+        self.features, hidden = downsampling_stack(channels, width, steps, norm)
         self.feature_dim = hidden
         self.head = weight_norm(nn.Linear(hidden, 1), norm)
         self.embedding = weight_norm(nn.Embedding(num_classes, hidden), norm)
