@@ -124,3 +124,11 @@ def test_pack_samples_shapes_and_order():
     assert torch.equal(packed[1, 3:], x[3])
     with pytest.raises(ValueError, match="pack=3"):
         pack_samples(x, 3)
+
+
+def test_checkpointing_can_be_turned_off(compose_cfg, tmp_path):
+    cfg = compose_cfg(TINY + ["++trainer.max_epochs=1", "++trainer.limit_train_batches=2",
+                              "++trainer.enable_checkpointing=false"])
+    summary = train(cfg, tmp_path)
+    assert summary["status"] == "ok", summary["reason"]
+    assert not (tmp_path / "checkpoints").exists()

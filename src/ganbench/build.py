@@ -113,16 +113,18 @@ def build_callbacks(cfg: DictConfig, run_dir: Path) -> list[L.Callback]:
     metrics_cfg = cfg.get("metrics")
     if metrics_cfg is not None and metrics_cfg.get("_target_"):
         callbacks.append(_instantiate(metrics_cfg, "metrics"))
-    # One file, checkpoints/last.ckpt, rewritten after every epoch (no metric is monitored).
-    callbacks.append(
-        ModelCheckpoint(
-            dirpath=run_dir / "checkpoints",
-            filename="last",
-            save_top_k=1,
-            save_on_train_epoch_end=True,
-            enable_version_counter=False,
+    # One file, checkpoints/last.ckpt, rewritten after every epoch (no metric is monitored),
+    # unless the user turned checkpointing off with trainer.enable_checkpointing=false.
+    if cfg.trainer.get("enable_checkpointing", True) is not False:
+        callbacks.append(
+            ModelCheckpoint(
+                dirpath=run_dir / "checkpoints",
+                filename="last",
+                save_top_k=1,
+                save_on_train_epoch_end=True,
+                enable_version_counter=False,
+            )
         )
-    )
     callbacks.append(EpochLine())
     return callbacks
 
