@@ -279,3 +279,10 @@ def test_class_attribute_uses_domain_classifier(run_dir):
     assert flags.shape == (6,)
     classifier, _ = domain_classifier(config, "cached")
     assert torch.equal(flags, classify(classifier, images) == 3)
+
+
+def test_cli_default_output_in_run_folder(run_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert latent.main(["slerp", str(run_dir), "rows=1", "steps=3"]) == 0
+    assert (run_dir / "latent" / "slerp.png").is_file()
+    assert list(tmp_path.iterdir()) == []

@@ -63,7 +63,7 @@ class SampleImages(L.Callback):
                 if isinstance(logger, WandbLogger):
                     logger.log_image(key="samples", images=[str(path)], step=step, caption=[f"epoch {epoch}"])
                 elif isinstance(logger, JsonlLogger):
-                    logger.write({"step": step, "epoch": epoch, "samples": str(path.relative_to(self.folder.parent))})
+                    logger.write({"step": step, "epoch": trainer.current_epoch, "samples": str(path.relative_to(self.folder.parent))})
 
 
 class EpochLine(L.Callback):

@@ -429,7 +429,9 @@ def build_parser() -> argparse.ArgumentParser:
     for method in METHODS:
         sub = commands.add_parser(method, parents=[common], help=f"write a {method} interpolation strip (.png) or animation (.gif)")
         sub.add_argument("--steps", type=positive_int, default=10, help="images per row, both ends included (default 10)")
-        sub.add_argument("--out", default=f"{method}.png", help=f"output .png strip or .gif animation (default {method}.png)")
+        sub.add_argument(
+            "--out", default=None, help=f"output .png strip or .gif animation (default <run folder>/latent/{method}.png)"
+        )
         sub.add_argument("--duration", type=positive_int, default=80, help="GIF frame duration in ms (default 80)")
 
     attribute_help = "thickness (ink fraction of the image) or class:K (the domain classifier predicts class K)"
@@ -443,7 +445,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--save", default=None, help="write the direction to this .pt file")
     edit_parser.add_argument("--direction", default=None, help="a direction .pt file from `direction --save` (else found from --attribute)")
     edit_parser.add_argument("--alphas", type=_parse_alphas, default=[-3.0, -1.5, 0.0, 1.5, 3.0], help="comma-separated alphas (default -3,-1.5,0,1.5,3)")
-    edit_parser.add_argument("--out", default="edit.png", help="output PNG: one row per code, one column per alpha (default edit.png)")
+    edit_parser.add_argument(
+        "--out", default=None, help="output PNG: one row per code, one column per alpha (default <run folder>/latent/edit.png)"
+    )
     return parser
 
 
@@ -465,6 +469,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.space == "w" and not has_mapping(generator):
             print("note: this generator has no mapping network, so W equals Z")
         config = checkpoint.get("ganbench_config") or {}
+        if getattr(args, "out", "unset") is None:
+            # Like ganbench-sample, write inside the run folder, not the working directory.
+            ckpt_file = Path(checkpoint["__path__"])
+            run_dir = ckpt_file.parent.parent if ckpt_file.parent.name == "checkpoints" else ckpt_file.parent
+            args.out = str(run_dir / "latent" / f"{args.command}.png")
         if args.command in METHODS:
             _interpolation_command(args, generator)
         elif args.command == "direction":

@@ -60,7 +60,8 @@ class JsonlLogger(Logger):
                 continue
             row[key] = value
             self.final[key] = value
-            if key.startswith("val/") and not key.endswith("_best"):
+            # A "_std" value belongs to its mean's epoch, so it has no best of its own.
+            if key.startswith("val/") and not key.endswith(("_best", "_std")):
                 better = min if lower_is_better(key) else max
                 self.best[key] = better(self.best.get(key, value), value)
         self.write(row)

@@ -271,18 +271,18 @@ class GANModule(L.LightningModule):
         logs["train/d_lr"] = d_opt.param_groups[0]["lr"]
         logs["train/g_lr"] = g_opt.param_groups[0]["lr"]
         self.log_dict(logs, on_step=True, on_epoch=False, prog_bar=False, batch_size=real.shape[0])
+        self.last_logs = {key: float(value) for key, value in logs.items()}
         self.log_dict(
             {"d_loss": stats["d_loss"], "g_upd": float(self.g_updates)}, prog_bar=True, logger=False, batch_size=real.shape[0]
         )
 
     def on_train_epoch_end(self) -> None:
-        # Per-step rows are written every trainer.log_every_n_steps; this row
-        # makes the counters exact at every epoch end.
-        self.log_dict(
-            {"train/d_updates": float(self.d_updates), "train/g_updates": float(self.g_updates)},
-            on_step=False,
-            on_epoch=True,
-        )
+        # Per-step rows are written every trainer.log_every_n_steps. This row
+        # repeats the last step's values, so the counters are exact at every
+        # epoch end and epochs shorter than that interval still record losses.
+        last = dict(getattr(self, "last_logs", {}))
+        last.update({"train/d_updates": float(self.d_updates), "train/g_updates": float(self.g_updates)})
+        self.log_dict(last, on_step=False, on_epoch=True)
 
     # Checkpoints.
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from typing import Any
 
 import lightning as L
@@ -125,6 +126,8 @@ class ImageMetrics(L.Callback):
         return torch.cat(features), torch.cat(logits)
 
     def _new_metrics(self, feature_dim: int, num_classes: int) -> None:
+        # KID and IS warn that they keep all features; here that is num_samples rows per evaluation.
+        warnings.filterwarnings("ignore", message="Metric `(Kernel Inception Distance|InceptionScore)` will save")
         self.fid = FrechetInceptionDistance(feature=Precomputed(feature_dim), reset_real_features=False)
         self.kid = KernelInceptionDistance(
             feature=Precomputed(feature_dim),
