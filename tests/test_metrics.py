@@ -134,3 +134,12 @@ def test_metric_direction():
     assert lower_is_better("val/mode_kl")
     assert not lower_is_better("val/is")
     assert not lower_is_better("val/modes_covered")
+
+
+def test_classifier_training_keeps_global_rng(digits, tmp_path):
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    metrics = ImageMetrics(num_samples=600, kid_subset_size=200, classifier={"epochs": 1}, cache_dir=str(tmp_path))
+    metrics.prepare(digits)  # trains the classifier: the cache folder is empty
+    assert torch.equal(torch.rand(3), expected)

@@ -81,8 +81,11 @@ def train_classifier(
     n_test = max(1, int(len(images) * holdout))
     test_idx, train_idx = order[:n_test], order[n_test:]
     num_classes = int(labels.max()) + 1
-    model = DomainClassifier(images.shape[1], images.shape[-1], num_classes, width, feature_dim)
+    # Seeded here, so the classifier is the same whatever ran before. fork_rng (in the
+    # caller) keeps this from resetting the run's own random stream, so a run gives the
+    # same result whether the classifier came from the cache or was trained first.
     torch.manual_seed(seed)
+    model = DomainClassifier(images.shape[1], images.shape[-1], num_classes, width, feature_dim)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     model.train()
     for _ in range(epochs):
@@ -127,7 +130,8 @@ def load_or_train(
         except Exception as error:  # noqa: BLE001 - torch.load raises many types for a corrupt file
             log.warning("cached domain classifier %s is unreadable (%s); training a new one", path, error)
     log.info("training the domain classifier on %d labelled images (once; cached at %s)", len(images), path)
-    model, accuracy = train_classifier(images, labels, **classifier_settings)
+    with torch.random.fork_rng(devices=[]):
+        model, accuracy = train_classifier(images, labels, **classifier_settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     shape = {
         "channels": images.shape[1],
