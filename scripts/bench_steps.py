@@ -3,7 +3,7 @@
 Each variant trains ``--batches`` batches of mnist5k (batch 64, DCGAN width 32)
 through the real runner (Lightning manual loop, no metrics, no logger). The
 variants run interleaved, ``--repeats`` rounds, so load changes on the
-machine hit all of them alike; the table reports the median and the ratio to
+machine hit all of them alike. The table reports the median and the ratio to
 the baseline row. Example:
 
     python scripts/bench_steps.py --repeats 5 --batches 40
@@ -50,7 +50,7 @@ def run_once(overrides: list[str], batches: int, run_dir: Path) -> float:
     summary = train(cfg, run_dir)
     elapsed = time.perf_counter() - start
     if summary["status"] != "ok":
-        raise RuntimeError(f"{overrides}: {summary['reason']}")
+        raise RuntimeError(f"benchmark run with overrides {overrides} failed: {summary['reason']}")
     return batches / elapsed
 
 

@@ -30,7 +30,8 @@ def test_digits_resized():
     datamodule.setup()
     assert datamodule.sample_shape == (1, 16, 16)
     assert len(datamodule.samples) == 1797
-    assert datamodule.samples.min() >= -1.0 and datamodule.samples.max() <= 1.0
+    assert datamodule.samples.min() >= -1.0
+    assert datamodule.samples.max() <= 1.0
 
 
 def test_fit_to_size_pads_or_resizes():

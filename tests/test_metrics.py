@@ -122,7 +122,8 @@ def test_jsonl_logger_never_writes_nan(tmp_path):
     logger.log_metrics({"val/fid": 12.0, "val/is": 2.0}, step=4)
     logger.log_metrics({"val/fid": 15.0, "val/is": 1.5}, step=5)
     text = (tmp_path / "metrics.jsonl").read_text()
-    assert "NaN" not in text and "nan" not in text
+    assert "NaN" not in text
+    assert "nan" not in text
     assert logger.final["val/fid"] == 15.0
     assert logger.best["val/fid"] == 12.0
     assert logger.best["val/is"] == 2.0

@@ -2,7 +2,7 @@
 
 The file is a LevelDB-style log: a 7-byte header, then 32 KiB blocks of
 records, each with a 7-byte header (CRC32, little-endian length, type) and a
-serialized ``wandb_internal_pb2.Record``; a record split across blocks comes
+serialized ``wandb_internal_pb2.Record``. A record split across blocks comes
 as FIRST, MIDDLE..., LAST pieces.
 """
 
