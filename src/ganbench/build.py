@@ -102,9 +102,8 @@ def build_loggers(cfg: DictConfig, run_dir: Path) -> list:
     loggers: list = [JsonlLogger(run_dir)]
     logger_cfg = cfg.get("logger")
     if logger_cfg is not None and logger_cfg.get("_target_"):
-        options = OmegaConf.to_container(logger_cfg, resolve=True)
-        options.pop("name_from_run", None)
-        loggers.append(_instantiate(OmegaConf.create(options), "logger", save_dir=str(run_dir)))
+        # _convert_="all": W&B expects plain lists and dicts (tags, config), not OmegaConf containers.
+        loggers.append(_instantiate(logger_cfg, "logger", save_dir=str(run_dir), _convert_="all"))
     return loggers
 
 

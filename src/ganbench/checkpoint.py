@@ -12,6 +12,7 @@ from ganbench.errors import ConfigError
 
 
 def resolve_path(path: str | Path) -> Path:
+    """Resolve ``path`` against the directory ganbench was launched from (Hydra's original cwd)."""
     try:
         return Path(to_absolute_path(str(path)))
     except ValueError:  # Hydra is not initialised
@@ -37,10 +38,6 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"checkpoint {file} has no state_dict; it is not a Lightning checkpoint written by ganbench")
     checkpoint["__path__"] = str(file)
     return checkpoint
-
-
-def check_checkpoint_file(path: str | Path) -> None:
-    read_checkpoint(path)
 
 
 def check_matches(module: torch.nn.Module, checkpoint: dict[str, Any]) -> None:

@@ -108,9 +108,3 @@ def validate(cfg: DictConfig) -> None:
             )
         if cfg.model.get("conditional", False):
             raise ConfigError("pack > 1 is not supported with conditional models; use pack=1")
-
-    ckpt = cfg.get("ckpt_path")
-    if ckpt is not None:
-        from ganbench.checkpoint import check_checkpoint_file
-
-        check_checkpoint_file(ckpt)

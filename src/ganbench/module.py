@@ -162,8 +162,8 @@ class GANModule(L.LightningModule):
 
     # Training.
     def _critic(self, network: nn.Module, labels: Tensor | None) -> Callable[[Tensor], Tensor]:
-        """Return x -> logits for already packed inputs, with labels bound for conditional models."""
-        return partial(network, labels=labels) if labels is not None else network
+        """Return x -> logits for already packed inputs, with the labels (None when unconditional) bound."""
+        return partial(network, labels=labels)
 
     def _check_finite(self, name: str, value: Tensor) -> None:
         if not torch.isfinite(value).all():
@@ -180,8 +180,8 @@ class GANModule(L.LightningModule):
         with torch.no_grad():
             fake = self.generator(z, fake_labels)
         real_in, fake_in = pack_samples(real, self.pack), pack_samples(fake, self.pack)
-        real_logits = discriminator(real_in, real_labels) if self.conditional else discriminator(real_in)
-        fake_logits = discriminator(fake_in, fake_labels) if self.conditional else discriminator(fake_in)
+        real_logits = discriminator(real_in, real_labels)
+        fake_logits = discriminator(fake_in, fake_labels)
         adversarial = self.d_loss_fn(real_logits, fake_logits, real_target=self.label_smoothing)
 
         penalty = torch.zeros((), device=real.device)
@@ -220,11 +220,10 @@ class GANModule(L.LightningModule):
         z, fake_labels = self.sample_latents(real.shape[0])
         fake = self.generator(z, fake_labels)
         fake_in = pack_samples(fake, self.pack)
-        fake_logits = discriminator(fake_in, fake_labels) if self.conditional else discriminator(fake_in)
+        fake_logits = discriminator(fake_in, fake_labels)
         real_logits = None
         if self.g_needs_real:
-            real_in = pack_samples(real, self.pack)
-            real_logits = discriminator(real_in, real_labels) if self.conditional else discriminator(real_in)
+            real_logits = discriminator(pack_samples(real, self.pack), real_labels)
         return self.g_loss_fn(fake_logits, real_logits)
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:

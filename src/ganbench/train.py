@@ -17,7 +17,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from ganbench.build import build_callbacks, build_datamodule, build_loggers, build_module, build_trainer
-from ganbench.checkpoint import check_matches, read_checkpoint, resolve_path
+from ganbench.checkpoint import check_matches, read_checkpoint
 from ganbench.config import validate
 from ganbench.errors import CollapsedError, ConfigError, DivergedError
 from ganbench.loggers import JsonlLogger
@@ -138,4 +138,4 @@ def main(cfg: DictConfig) -> float | None:
     return fid
 
 
-__all__ = ["main", "train", "write_summary", "resolve_path"]
+__all__ = ["main", "train", "write_summary"]

@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from hydra.utils import to_absolute_path
 from torch import Tensor
 
+from ganbench.checkpoint import resolve_path
 from ganbench.data.base import GANDataModule
 from ganbench.errors import ConfigError
 
@@ -36,11 +36,8 @@ def fit_to_size(images: Tensor, image_size: int, fill: float = -1.0) -> Tensor:
 def resolve_root(root: str | None, key: str = "dataset.root") -> Path:
     """Resolve a dataset root relative to the directory ganbench was launched from."""
     if root is None or str(root) == "":
-        raise ConfigError(f"{key} is not set; give the folder that holds the data, e.g. {key}=/data/mnist")
-    try:
-        return Path(to_absolute_path(str(root)))
-    except ValueError:  # Hydra is not initialised (plain Python use)
-        return Path(root).expanduser().resolve()
+        raise ConfigError(f"{key} is missing: give the folder that contains the data, e.g. {key}=/data/mnist")
+    return resolve_path(root)
 
 
 class Mnist5k(GANDataModule):
