@@ -21,7 +21,7 @@ def pack_samples(x: Tensor, pack: int) -> Tensor:
     """PacGAN packing: ``(N, C, ...)`` -> ``(N / pack, pack * C, ...)``, joining consecutive samples.
 
     Images are joined along channels and points along features, so the
-    discriminator sees ``pack`` samples of one kind as one input.
+    discriminator judges ``pack`` samples of one kind as one input.
     """
     if pack == 1:
         return x

@@ -5,7 +5,7 @@ Each run folder contains the ``summary.json`` that ``ganbench-train`` writes
 read from ``.hydra/config.yaml``, else ``config_resolved.yaml``, and the
 overrides from ``.hydra/overrides.yaml``, else from the summary. Runs are grouped by the
 config keys whose values differ between the runs, except the seed and per-run
-keys such as paths and output folders, so one row holds the seeds of one
+keys such as paths and output folders, so one row contains the seeds of one
 setting. Each metric is summarised by the mean and the sample standard
 deviation (n - 1) over the runs of the row that ended with ``status: ok``;
 every other status (diverged, collapsed, failed) counts towards the failure

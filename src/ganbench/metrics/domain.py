@@ -1,7 +1,7 @@
 """Domain feature extractor: a small CNN classifier trained once on the labelled real images and cached.
 
 Its penultimate features feed FID and KID, and its logits feed the Inception
-Score, in place of InceptionV3 (trained on ImageNet photographs, which says
+Score, in place of InceptionV3 (trained on ImageNet photographs, which tells
 little about 32x32 digits and needs a weights file that cannot be downloaded
 here). Scores are comparable only between runs that use the same cached
 classifier: the cache key is the dataset settings plus the classifier settings.

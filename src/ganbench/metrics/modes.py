@@ -1,9 +1,9 @@
 """Mode coverage of generated 2-D points against a known mixture of Gaussians.
 
 The measures follow VEEGAN (Srivastava et al., 2017) and PacGAN (Lin et al.,
-2018): each sample goes to its nearest mode, it is high quality (HQ) when it
-lies within ``threshold`` standard deviations of that mode, and a mode is
-covered when at least one HQ sample reaches it.
+2018). Each sample goes to its nearest mode and is high quality (HQ) when it
+lies within ``threshold`` standard deviations of that mode. A mode is covered
+when at least one HQ sample reaches it.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ class DCGANGenerator(nn.Module):
 
     z is projected to ``(width * 2^k, 4, 4)`` by a transposed convolution and
     doubled k times by 4x4 stride-2 transposed convolutions, halving the width
-    each time, to ``image_size = 4 * 2^k``; the last layer emits ``channels``
+    each time, to ``image_size = 4 * 2^k``. The last layer emits ``channels``
     maps through tanh.
 
     Args:
