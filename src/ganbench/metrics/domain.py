@@ -52,8 +52,14 @@ class DomainClassifier(nn.Module):
         return self.head(self.body(x))
 
 
+# Part of the cache key: raise it when train_classifier changes, so old caches are not reused.
+CLASSIFIER_VERSION = 2
+
+
 def cache_path(cache_dir: str | Path, data_settings: dict[str, Any], classifier_settings: dict[str, Any]) -> Path:
-    key = json.dumps({"data": data_settings, "classifier": classifier_settings}, sort_keys=True)
+    key = json.dumps(
+        {"data": data_settings, "classifier": classifier_settings, "version": CLASSIFIER_VERSION}, sort_keys=True
+    )
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     return Path(cache_dir).expanduser() / f"{data_settings.get('name', 'data')}-{digest}.pt"
 
